@@ -225,6 +225,21 @@ static int transport_write(ONION_CTX *ctx, BIO *l, const char *data, size_t len,
     size_t room;
     int ret;
 
+    if (ctx->below_room != 0 && next != NULL && w->len == 0 &&
+        !ctx->no_transport) {
+        /* One record, one write: the TLS below makes it one record too. */
+        ret = BIO_write(next, data, clamp_int(len));
+        if (ret > 0) {
+            *written = (size_t)ret;
+            return 1;
+        }
+        if (BIO_should_retry(next)) {
+            copy_retry(l, next);
+            return -1;
+        }
+        onion_note_error(ctx, BIO_ONION_ERROR_TRANSPORT);
+        return -1;
+    }
     if (w->cap == 0) {
         if ((w->data = OPENSSL_malloc(ONION_IOBUF_SIZE)) == NULL) {
             ERR_raise(ERR_LIB_BIO, ERR_R_MALLOC_FAILURE);
@@ -617,9 +632,10 @@ void onion_fit_records(ONION_CTX *ctx, int from)
 
     if (from < 0)
         from = 0;
+    ctx->below_room = room_below(ctx);
     for (i = from; i < ctx->depth; i++) {
         layer = ctx->layers[i];
-        room = i == 0 ? room_below(ctx) : layer_room(ctx->layers[i - 1]);
+        room = i == 0 ? ctx->below_room : layer_room(ctx->layers[i - 1]);
         frag = 0;
         if ((ctx->flags & BIO_ONION_NO_RECORD_FIT) == 0 && room != 0) {
             ovh = record_overhead(layer->ssl);

@@ -85,6 +85,12 @@ typedef struct onion_ctx_st {
     ONION_BUF app_in;
     ONION_BUF wbuf;     /* records gathered for one transport write */
     size_t wr_accepted; /* bytes of an application write waiting for wbuf */
+    /*
+     * What one record of the next BIO carries when it is TLS itself (another
+     * onion, a BIO_f_ssl), else 0.  Records for a TLS next BIO are written
+     * one by one, not gathered, so that each becomes one record below.
+     */
+    size_t below_room;
     unsigned int flags; /* BIO_ONION_* */
     BIO_onion_callback_fn cb;
     void *cb_arg;
