@@ -213,6 +213,23 @@ static int wants_release(const ONION_CTX *ctx)
 }
 
 /*
+ * onion_release_buffers frees the transport buffers that are empty.  The
+ * onion calls it after an operation that moved no application data (a
+ * handshake, a read that must wait, a pop) and, with SSL_MODE_RELEASE_BUFFERS
+ * on layer 0, after every operation: buffers stay while data flows, so
+ * there is no allocation per record, and an idle connection holds none.
+ */
+void onion_release_buffers(ONION_CTX *ctx)
+{
+    if (ctx->op_moved && !wants_release(ctx))
+        return;
+    if (ctx->wbuf.len == 0)
+        onion_buf_free(&ctx->wbuf);
+    if (ctx->depth > 0 && ctx->layers[0]->in.len == 0)
+        onion_buf_free(&ctx->layers[0]->in);
+}
+
+/*
  * transport_write is layer 0's write: the record joins the gather buffer,
  * which goes to the transport when it is full, when an SSL flushes a
  * handshake flight, and at the end of every operation on the onion.

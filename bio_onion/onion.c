@@ -169,6 +169,7 @@ static void op_begin(ONION_BIO *ob)
 {
     ob->ctx.op_error = BIO_ONION_ERROR_NONE;
     ob->ctx.op_trunc = -1;
+    ob->ctx.op_moved = 0;
     ob->ctx.in_op++;
 }
 
@@ -276,9 +277,7 @@ static int op_end(ONION_BIO *ob, int ret)
             BIO_copy_next_retry(b);
         }
     }
-    if (ctx->wbuf.len == 0 && ctx->wbuf.cap > 0 && ctx->depth > 0 &&
-        (SSL_get_mode(ctx->layers[0]->ssl) & SSL_MODE_RELEASE_BUFFERS))
-        onion_buf_free(&ctx->wbuf);
+    onion_release_buffers(ctx);
     check_handshakes(ob);
     ctx->in_op--;
     dispatch_events(ob);
@@ -538,6 +537,7 @@ static int read_op(ONION_BIO *ob, char *out, size_t outl, size_t *readbytes)
         switch (st) {
         case ONION_ST_OK:
             *readbytes = (size_t)ret;
+            ctx->op_moved = 1;
             return 1;
         case ONION_ST_CLOSED:
             layer->peer_closed = 1;
@@ -622,6 +622,7 @@ static int write_op(ONION_BIO *ob, const char *data, size_t len,
     if (st != ONION_ST_OK)
         return set_retry(b, st);
     /* The records are gathered: send them before reporting the write. */
+    ctx->op_moved = 1;
     switch (onion_flush_wbuf(ctx)) {
     case 1:
         *written = (size_t)ret;

@@ -21,8 +21,12 @@
  * BIO_f_onion, BIO_new_onion and BIO_onion_*).
  */
 
-/* Size of the onion's own transport buffers (read batching, write gathering). */
-#define ONION_IOBUF_SIZE (64 * 1024)
+/*
+ * Size of the onion's own transport buffers (read batching, write
+ * gathering): one full record of any cipher and room for the small ones
+ * around it, so bulk data costs at most one read and one write per record.
+ */
+#define ONION_IOBUF_SIZE (18 * 1024)
 
 /* TLS record header and the largest plaintext a record may carry. */
 #define ONION_RECORD_HEADER 5
@@ -99,6 +103,7 @@ typedef struct onion_ctx_st {
     int op_trunc;     /* layer whose stream ended without its close_notify */
     int no_transport; /* a BIO_pending probe: do not wait for the transport */
     int in_op;        /* an operation is running (callbacks deferred) */
+    int op_moved;     /* the operation moved application data */
 } ONION_CTX;
 
 /* layer.c: the layer stack, the link BIOs and the transport buffers. */
@@ -113,6 +118,7 @@ void onion_buf_free(ONION_BUF *buf);
 size_t onion_buf_take(ONION_BUF *buf, void *out, size_t outl);
 int onion_buf_prepend(ONION_BUF *buf, const void *data, size_t len);
 void onion_note_error(ONION_CTX *ctx, int where);
+void onion_release_buffers(ONION_CTX *ctx);
 
 /* onion_err.c: the error library. */
 void onion_raise(int reason, int layer, const char *file, int line);
