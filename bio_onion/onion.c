@@ -120,14 +120,13 @@ int BIO_onion_get_error_layer(BIO *b)
 
 int BIO_onion_set_callback(BIO *b, BIO_onion_callback_fn cb, void *arg)
 {
-    /* Function pointers travel through BIO_callback_ctrl, as OpenSSL's do. */
-    BIO_info_cb *fp = (BIO_info_cb *)(void (*)(void))cb;
+    BIO_ONION_CALLBACK c;
 
     if (b == NULL)
         return 0;
-    if (BIO_callback_ctrl(b, BIO_C_ONION_SET_CALLBACK, fp) <= 0)
-        return 0;
-    return BIO_ctrl(b, BIO_C_ONION_SET_CALLBACK_ARG, 0, arg) > 0;
+    c.cb = cb;
+    c.arg = arg;
+    return BIO_ctrl(b, BIO_C_ONION_SET_CALLBACK, 0, &c) > 0;
 }
 
 /* Events and operations. */
@@ -875,8 +874,11 @@ static long onion_ctrl(BIO *b, int cmd, long num, void *ptr)
         return 1;
     case BIO_C_ONION_GET_FLAGS:
         return (long)ctx->flags;
-    case BIO_C_ONION_SET_CALLBACK_ARG:
-        ctx->cb_arg = ptr;
+    case BIO_C_ONION_SET_CALLBACK:
+        if (ptr == NULL)
+            return 0;
+        ctx->cb = ((BIO_ONION_CALLBACK *)ptr)->cb;
+        ctx->cb_arg = ((BIO_ONION_CALLBACK *)ptr)->arg;
         return 1;
     case BIO_C_ONION_GET_RECORD_ROOM:
         return (long)onion_record_room(ctx);
@@ -951,14 +953,7 @@ static long onion_ctrl(BIO *b, int cmd, long num, void *ptr)
 
 static long onion_callback_ctrl(BIO *b, int cmd, BIO_info_cb *fp)
 {
-    ONION_BIO *ob = BIO_get_data(b);
-
-    if (ob == NULL)
-        return 0;
-    if (cmd == BIO_C_ONION_SET_CALLBACK) {
-        ob->ctx.cb = (BIO_onion_callback_fn)(void (*)(void))fp;
-        return 1;
-    }
+    /* BIO_set_info_callback and the like belong to the BIOs below. */
     if (BIO_next(b) == NULL)
         return 0;
     return BIO_callback_ctrl(BIO_next(b), cmd, fp);

@@ -50,9 +50,8 @@ extern "C" {
  *   BIO_C_ONION_GET_ERROR_LAYER    0          int *             1 / 0
  *   BIO_C_ONION_SET_FLAGS          flags      NULL              1
  *   BIO_C_ONION_GET_FLAGS          0          NULL              flags
- *   BIO_C_ONION_SET_CALLBACK_ARG   0          void *            1
+ *   BIO_C_ONION_SET_CALLBACK       0          BIO_ONION_CALLBACK * 1
  *   BIO_C_ONION_GET_RECORD_ROOM    0          NULL              bytes / 0
- *   BIO_C_ONION_SET_CALLBACK       (BIO_callback_ctrl) callback 1
  *
  * The macros expand to BIO_ctrl and so return a long, as OpenSSL's own
  * BIO_set_ssl or BIO_do_handshake do; their results may be ignored without
@@ -80,7 +79,6 @@ extern "C" {
 #define BIO_C_ONION_SET_FLAGS (BIO_C_ONION_BASE + 8)
 #define BIO_C_ONION_GET_FLAGS (BIO_C_ONION_BASE + 9)
 #define BIO_C_ONION_SET_CALLBACK (BIO_C_ONION_BASE + 10)
-#define BIO_C_ONION_SET_CALLBACK_ARG (BIO_C_ONION_BASE + 11)
 #define BIO_C_ONION_GET_RECORD_ROOM (BIO_C_ONION_BASE + 12)
 
 /* Flags for BIO_onion_set_flags. */
@@ -158,6 +156,17 @@ typedef struct bio_onion_push_st {
  * until the callback returns.
  */
 typedef void (*BIO_onion_callback_fn)(BIO *b, int event, int layer, void *arg);
+
+/*
+ * BIO_ONION_CALLBACK is the argument of BIO_C_ONION_SET_CALLBACK (a function
+ * pointer cannot travel through BIO_callback_ctrl, which OpenSSL 3.0
+ * reserves for BIO_CTRL_SET_CALLBACK).  It is copied; |arg| stays the
+ * caller's.
+ */
+typedef struct bio_onion_callback_st {
+    BIO_onion_callback_fn cb;
+    void *arg;
+} BIO_ONION_CALLBACK;
 
 /* Creating an onion BIO. */
 
