@@ -663,8 +663,15 @@ void onion_fit_records(ONION_CTX *ctx, int from)
         }
         if (frag == layer->frag)
             continue;
-        SSL_set_max_send_fragment(layer->ssl,
-                                  frag != 0 ? (long)frag : ONION_MAX_FRAGMENT);
+        /*
+         * OpenSSL 3.0 cuts records at split_send_fragment and sizes its write
+         * buffer by max_send_fragment when it allocates it; raising
+         * max_send_fragment later overflows that buffer.  So only the split
+         * moves (it can, either way, at any time), within the maximum.
+         */
+        SSL_set_split_send_fragment(layer->ssl,
+                                    frag != 0 ? (long)frag
+                                              : (long)max_fragment(layer->ssl));
         layer->frag = frag;
     }
 }

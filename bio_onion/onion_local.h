@@ -68,7 +68,7 @@ typedef struct onion_layer_st {
      * handed to a push, and (layer 0) the transport read-ahead.
      */
     ONION_BUF in;
-    size_t frag; /* max_send_fragment set on |ssl|, 0 when left alone */
+    size_t frag; /* split_send_fragment set on |ssl|, 0 when left alone */
     unsigned int hs_done : 1;     /* handshake-done event raised */
     unsigned int peer_closed : 1; /* close_notify received */
     unsigned int failed : 1;      /* the SSL reported a fatal error */
