@@ -31,14 +31,11 @@ static int link_free(BIO *l);
 
 static CRYPTO_ONCE link_once = CRYPTO_ONCE_STATIC_INIT;
 static BIO_METHOD *link_method = NULL;
-static int link_type = 0;
 
 static void link_method_init(void)
 {
-    BIO_METHOD *m;
-
-    link_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
-    m = BIO_meth_new(link_type, "onion link");
+    BIO_METHOD *m =
+        BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "onion link");
 
     if (m == NULL || !BIO_meth_set_write_ex(m, link_write) ||
         !BIO_meth_set_read_ex(m, link_read) ||
@@ -55,13 +52,6 @@ static const BIO_METHOD *onion_link_method(void)
     if (!CRYPTO_THREAD_run_once(&link_once, link_method_init))
         return NULL;
     return link_method;
-}
-
-int onion_layer_is_link(const BIO *bio)
-{
-    const BIO_METHOD *m = onion_link_method();
-
-    return bio != NULL && m != NULL && BIO_method_type(bio) == link_type;
 }
 
 /* SSL calls take an int length. */

@@ -446,8 +446,13 @@ static int push_ctrl(ONION_BIO *ob, SSL *ssl, const void *data, size_t len)
         ONION_RAISE(BIO_ONION_R_UNSUPPORTED_SSL, ctx->depth);
         return 0;
     }
-    if (!SSL_in_before(ssl) || onion_layer_is_link(SSL_get_rbio(ssl)) ||
-        onion_layer_is_link(SSL_get_wbio(ssl))) {
+    /*
+     * A started SSL cannot change transports, and BIOs already set on it
+     * would be freed by SSL_set_bio: a push must never close the caller's
+     * socket, so such an SSL is refused.
+     */
+    if (!SSL_in_before(ssl) || SSL_get_rbio(ssl) != NULL ||
+        SSL_get_wbio(ssl) != NULL) {
         ONION_RAISE(BIO_ONION_R_SSL_IN_USE, ctx->depth);
         return 0;
     }

@@ -110,7 +110,6 @@ typedef struct onion_ctx_st {
 onion_status onion_ssl_status(const SSL *s, int ret);
 ONION_LAYER *onion_layer_new(ONION_CTX *ctx, SSL *ssl);
 void onion_layer_free(ONION_LAYER *layer);
-int onion_layer_is_link(const BIO *bio);
 void onion_fit_records(ONION_CTX *ctx, int from);
 size_t onion_record_room(ONION_CTX *ctx);
 int onion_flush_wbuf(ONION_CTX *ctx);

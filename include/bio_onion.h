@@ -188,7 +188,7 @@ BIO *BIO_new_onion(void);
 
 /*
  * BIO_onion_push_ssl adds |ssl| as the new innermost layer.  |ssl| must be
- * new (no handshake started, not in another onion, not DTLS); its
+ * new (no handshake started, no BIOs set, not in another onion, not DTLS); its
  * connect/accept state (SSL_set_connect_state, SSL_set_accept_state, or its
  * method's default) makes the layer a client or a server.  The onion sets
  * its BIOs, turns read_ahead off and SSL_OP_IGNORE_UNEXPECTED_EOF off (a
