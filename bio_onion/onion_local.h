@@ -26,7 +26,7 @@
  * gathering): one full record of any cipher and room for the small ones
  * around it, so bulk data costs at most one read and one write per record.
  */
-#define ONION_IOBUF_SIZE (18 * 1024)
+#define ONION_IOBUF_SIZE ((size_t)18 * 1024)
 
 /* TLS record header and the largest plaintext a record may carry. */
 #define ONION_RECORD_HEADER 5
