@@ -37,10 +37,10 @@ static void link_method_init(void)
     BIO_METHOD *m =
         BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "onion link");
 
-    if (m == NULL || !BIO_meth_set_write_ex(m, link_write) ||
-        !BIO_meth_set_read_ex(m, link_read) ||
-        !BIO_meth_set_ctrl(m, link_ctrl) || !BIO_meth_set_create(m, link_new) ||
-        !BIO_meth_set_destroy(m, link_free)) {
+    if (m == NULL || !BIO_meth_set_write_ex(m, link_write)
+        || !BIO_meth_set_read_ex(m, link_read)
+        || !BIO_meth_set_ctrl(m, link_ctrl) || !BIO_meth_set_create(m, link_new)
+        || !BIO_meth_set_destroy(m, link_free)) {
         BIO_meth_free(m);
         return;
     }
@@ -90,8 +90,9 @@ onion_status onion_ssl_status(const SSL *s, int ret)
         if (BIO_should_io_special(bio))
             return ONION_ST_WANT_OTHER;
     }
-    if (SSL_want_x509_lookup(s) || SSL_want_client_hello_cb(s) ||
-        SSL_want_async(s) || SSL_want_async_job(s) || SSL_want_retry_verify(s))
+    if (SSL_want_x509_lookup(s) || SSL_want_client_hello_cb(s)
+        || SSL_want_async(s) || SSL_want_async_job(s)
+        || SSL_want_retry_verify(s))
         return ONION_ST_WANT_OTHER;
     /* A close_notify makes SSL_read return 0; a fatal alert returns -1. */
     if (ret == 0 && (SSL_get_shutdown(s) & SSL_RECEIVED_SHUTDOWN) != 0)
@@ -198,8 +199,8 @@ int onion_flush_wbuf(ONION_CTX *ctx)
 
 static int wants_release(const ONION_CTX *ctx)
 {
-    return ctx->depth > 0 &&
-        (SSL_get_mode(ctx->layers[0]->ssl) & SSL_MODE_RELEASE_BUFFERS) != 0;
+    return ctx->depth > 0
+        && (SSL_get_mode(ctx->layers[0]->ssl) & SSL_MODE_RELEASE_BUFFERS) != 0;
 }
 
 /*
@@ -232,8 +233,8 @@ static int transport_write(ONION_CTX *ctx, BIO *l, const char *data, size_t len,
     size_t room;
     int ret;
 
-    if (ctx->below_room != 0 && next != NULL && w->len == 0 &&
-        !ctx->no_transport) {
+    if (ctx->below_room != 0 && next != NULL && w->len == 0
+        && !ctx->no_transport) {
         /* One record, one write: the TLS below makes it one record too. */
         ret = BIO_write(next, data, clamp_int(len));
         if (ret > 0) {
@@ -545,8 +546,8 @@ static size_t max_fragment(SSL *s)
     SSL_SESSION *sess = SSL_get_session(s);
     uint8_t mfl = sess != NULL ? SSL_SESSION_get_max_fragment_length(sess) : 0;
 
-    if (mfl >= TLSEXT_max_fragment_length_512 &&
-        mfl <= TLSEXT_max_fragment_length_4096)
+    if (mfl >= TLSEXT_max_fragment_length_512
+        && mfl <= TLSEXT_max_fragment_length_4096)
         return (size_t)512 << (mfl - 1);
     return ONION_MAX_FRAGMENT;
 }

@@ -51,13 +51,13 @@ static void onion_method_init(void)
     BIO_METHOD *m =
         BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "onion");
 
-    if (m == NULL || !BIO_meth_set_write_ex(m, onion_write) ||
-        !BIO_meth_set_read_ex(m, onion_read) ||
-        !BIO_meth_set_puts(m, onion_puts) ||
-        !BIO_meth_set_ctrl(m, onion_ctrl) ||
-        !BIO_meth_set_callback_ctrl(m, onion_callback_ctrl) ||
-        !BIO_meth_set_create(m, onion_new) ||
-        !BIO_meth_set_destroy(m, onion_free)) {
+    if (m == NULL || !BIO_meth_set_write_ex(m, onion_write)
+        || !BIO_meth_set_read_ex(m, onion_read)
+        || !BIO_meth_set_puts(m, onion_puts)
+        || !BIO_meth_set_ctrl(m, onion_ctrl)
+        || !BIO_meth_set_callback_ctrl(m, onion_callback_ctrl)
+        || !BIO_meth_set_create(m, onion_new)
+        || !BIO_meth_set_destroy(m, onion_free)) {
         BIO_meth_free(m);
         return;
     }
@@ -181,8 +181,8 @@ static void check_handshakes(ONION_BIO *ob)
 
     for (i = 0; i < ctx->depth; i++) {
         layer = ctx->layers[i];
-        if (layer->hs_done || layer->failed ||
-            !SSL_is_init_finished(layer->ssl))
+        if (layer->hs_done || layer->failed
+            || !SSL_is_init_finished(layer->ssl))
             continue;
         layer->hs_done = 1;
         onion_fit_records(ctx, i);
@@ -340,8 +340,8 @@ static int pop_step(ONION_BIO *ob)
         BIO_set_retry_reason(b, BIO_ONION_RR_APP_DATA);
         return -1;
     }
-    if (!SSL_is_init_finished(s) &&
-        (SSL_get_shutdown(s) & SSL_SENT_SHUTDOWN) == 0) {
+    if (!SSL_is_init_finished(s)
+        && (SSL_get_shutdown(s) & SSL_SENT_SHUTDOWN) == 0) {
         ret = SSL_do_handshake(s);
         st = onion_ssl_status(s, ret);
         if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
@@ -349,8 +349,8 @@ static int pop_step(ONION_BIO *ob)
         if (st != ONION_ST_OK)
             return set_retry(b, st);
     }
-    if ((SSL_get_shutdown(s) & SSL_SENT_SHUTDOWN) == 0 ||
-        (SSL_get_shutdown(s) & SSL_RECEIVED_SHUTDOWN) != 0) {
+    if ((SSL_get_shutdown(s) & SSL_SENT_SHUTDOWN) == 0
+        || (SSL_get_shutdown(s) & SSL_RECEIVED_SHUTDOWN) != 0) {
         /* Sends our close_notify, or completes the close after the peer's. */
         ret = SSL_shutdown(s);
         if (ret < 0) {
@@ -451,8 +451,8 @@ static int push_ctrl(ONION_BIO *ob, SSL *ssl, const void *data, size_t len)
      * would be freed by SSL_set_bio: a push must never close the caller's
      * socket, so such an SSL is refused.
      */
-    if (!SSL_in_before(ssl) || SSL_get_rbio(ssl) != NULL ||
-        SSL_get_wbio(ssl) != NULL) {
+    if (!SSL_in_before(ssl) || SSL_get_rbio(ssl) != NULL
+        || SSL_get_wbio(ssl) != NULL) {
         ONION_RAISE(BIO_ONION_R_SSL_IN_USE, ctx->depth);
         return 0;
     }
@@ -474,8 +474,8 @@ static int push_ctrl(ONION_BIO *ob, SSL *ssl, const void *data, size_t len)
      * stream below.
      */
     if (!onion_buf_prepend(&layer->in, ctx->app_in.data + ctx->app_in.off,
-                           ctx->app_in.len) ||
-        !onion_buf_prepend(&layer->in, data, len)) {
+                           ctx->app_in.len)
+        || !onion_buf_prepend(&layer->in, data, len)) {
         onion_layer_free(layer);
         return 0;
     }
@@ -528,8 +528,8 @@ static int read_op(ONION_BIO *ob, char *out, size_t outl, size_t *readbytes)
         if (layer->failed)
             return refuse_failed(ob);
         if (layer->peer_closed) {
-            if ((ctx->flags & BIO_ONION_AUTO_POP) == 0 ||
-                (SSL_get_shutdown(layer->ssl) & SSL_SENT_SHUTDOWN) != 0)
+            if ((ctx->flags & BIO_ONION_AUTO_POP) == 0
+                || (SSL_get_shutdown(layer->ssl) & SSL_SENT_SHUTDOWN) != 0)
                 return 0;
             /* Answer the close, drop the layer, read on from the one below. */
             if (pop_step(ob) <= 0)
@@ -858,8 +858,8 @@ static long onion_ctrl(BIO *b, int cmd, long num, void *ptr)
             ONION_RAISE(BIO_ONION_R_NULL_ARGUMENT, BIO_ONION_ERROR_NONE);
             return 0;
         }
-        if (num < INT_MIN || num > INT_MAX || index < 0 ||
-            index >= ctx->depth) {
+        if (num < INT_MIN || num > INT_MAX || index < 0
+            || index >= ctx->depth) {
             *(SSL **)ptr = NULL;
             ONION_RAISE(BIO_ONION_R_BAD_INDEX, BIO_ONION_ERROR_NONE);
             return 0;
