@@ -361,6 +361,7 @@ static int link_read(BIO *l, char *out, size_t outl, size_t *readbytes)
     if (layer == NULL || out == NULL || outl == 0)
         return 0;
     ctx = layer->ctx;
+    layer->in_fresh = 0;
 
     if (layer->in.len > 0) {
         *readbytes = onion_buf_take(&layer->in, out, outl);

@@ -491,6 +491,7 @@ static int push_ctrl(ONION_BIO *ob, SSL *ssl, const void *data, size_t len)
         SSL_set_accept_state(ssl);
     else
         SSL_set_connect_state(ssl);
+    layer->in_fresh = layer->in.len > 0;
     layer->index = ctx->depth;
     ctx->layers[ctx->depth++] = layer;
     onion_fit_records(ctx, layer->index);
@@ -679,7 +680,7 @@ static long pending_probe(ONION_BIO *ob)
     unsigned char c;
     onion_status st;
     long n;
-    int ret;
+    int ret, i;
 
     if (ctx->app_in.len > 0)
         return (long)ctx->app_in.len;
@@ -691,6 +692,16 @@ static long pending_probe(ONION_BIO *ob)
     layer = ctx->layers[ctx->depth - 1];
     if (layer->failed || layer->peer_closed)
         return 1; /* a read returns at once */
+    /*
+     * Bytes handed to a push that the layer has not seen yet: a read will
+     * at least take them into its handshake.  (Bytes it has seen and left
+     * are a partial record and do not count.)
+     */
+    for (i = 0, n = 0; i < ctx->depth; i++)
+        if (ctx->layers[i]->in_fresh)
+            n += (long)ctx->layers[i]->in.len;
+    if (n > 0)
+        return n;
     if ((n = SSL_pending(layer->ssl)) > 0)
         return n;
     if (!SSL_is_init_finished(layer->ssl))
