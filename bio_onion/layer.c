@@ -306,6 +306,13 @@ static int transport_read(ONION_CTX *ctx, ONION_LAYER *layer, BIO *l, char *out,
         in->cap = ONION_IOBUF_SIZE;
     }
     want = in->cap;
+    /*
+     * BIO_f_buffer fills a whole request before it returns, so over a
+     * blocking transport a read-ahead request would wait for bytes the peer
+     * sends only after our answer: ask it for what the SSL needs, no more.
+     */
+    if (BIO_method_type(next) == BIO_TYPE_BUFFER && outl < want)
+        want = outl;
     if (ctx->no_transport) {
         /* A BIO_pending probe: take only what the next BIO already holds. */
         size_t avail = BIO_ctrl_pending(next);
