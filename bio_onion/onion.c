@@ -473,8 +473,9 @@ static int push_ctrl(ONION_BIO *ob, SSL *ssl, const void *data, size_t len)
      * the stream, then what the application had not read yet, then the
      * stream below.
      */
-    if (!onion_buf_prepend(&layer->in, ctx->app_in.data + ctx->app_in.off,
-                           ctx->app_in.len)
+    if ((ctx->app_in.len > 0
+         && !onion_buf_prepend(&layer->in, ctx->app_in.data + ctx->app_in.off,
+                               ctx->app_in.len))
         || !onion_buf_prepend(&layer->in, data, len)) {
         onion_layer_free(layer);
         return 0;

@@ -51,12 +51,12 @@ $(DOC_MAN3_LINKS):
 # Checks that every page renders without a warning, that BIO_f_onion(3)
 # documents every public name of the header, and that the tools' pages
 # document every option their -help lists.
-# (registered in TESTS with the tools, apps/local.mk: it reads their -help)
+TESTS += doc/check-man.sh
 
 CLEANFILES += $(nodist_man1_MANS) $(nodist_man3_MANS)
 EXTRA_DIST += $(DOC_PODS) doc/check-man.sh doc/onion-layers.svg
 
 # The install test: make install to a DESTDIR, then a program built with
 # pkg-config against the installed copy only.
-# (registered in TESTS with the tools, apps/local.mk: it runs onion-client)
+TESTS += test/install/check-install.sh
 EXTRA_DIST += test/install/check-install.sh test/install/hello_onion.c
