@@ -309,6 +309,8 @@ static void pop_innermost(ONION_BIO *ob)
 {
     int index = ob->ctx.depth - 1;
 
+    /* A handshake that completed in this very operation is reported first. */
+    check_handshakes(ob);
     queue_event(ob, BIO_ONION_EV_POPPED, index);
     ob->ctx.in_op--;
     ob->popping = 1;
@@ -530,10 +532,17 @@ static int read_op(ONION_BIO *ob, char *out, size_t outl, size_t *readbytes)
         if (layer->failed)
             return refuse_failed(ob);
         if (layer->peer_closed) {
-            if ((ctx->flags & BIO_ONION_AUTO_POP) == 0
-                || (SSL_get_shutdown(layer->ssl) & SSL_SENT_SHUTDOWN) != 0)
+            /*
+             * With AUTO_POP, a close the peer started is answered, the layer
+             * dropped and the read goes on below; the answer may take
+             * several calls.  A close we started ends the stream here: the
+             * application pops.
+             */
+            if (!layer->auto_pop
+                && ((ctx->flags & BIO_ONION_AUTO_POP) == 0
+                    || (SSL_get_shutdown(layer->ssl) & SSL_SENT_SHUTDOWN) != 0))
                 return 0;
-            /* Answer the close, drop the layer, read on from the one below. */
+            layer->auto_pop = 1;
             if (pop_step(ob) <= 0)
                 return -1;
             continue;
