@@ -323,6 +323,28 @@ static void pop_innermost(ONION_BIO *ob)
 }
 
 /*
+ * shutdown_once calls SSL_shutdown on |layer|.  Returns its result (0: our
+ * close_notify is out, 1: both are), or -1 with retry flags or an error.
+ * A close_notify that could not be written at once stays pending inside the
+ * SSL with SSL_SENT_SHUTDOWN already set, so whether it went out is
+ * remembered here: only a further SSL_shutdown sends it.
+ */
+static int shutdown_once(ONION_BIO *ob, ONION_LAYER *layer)
+{
+    int ret = SSL_shutdown(layer->ssl);
+    onion_status st;
+
+    if (ret >= 0) {
+        layer->close_sent = 1;
+        return ret;
+    }
+    st = onion_ssl_status(layer->ssl, ret);
+    if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
+        return fail(ob);
+    return set_retry(ob->ctx.bio, st);
+}
+
+/*
  * pop_step advances the clean close of the innermost layer.  Returns 1 when
  * the layer is gone, -1 with retry flags or an error otherwise.
  */
@@ -342,30 +364,18 @@ static int pop_step(ONION_BIO *ob)
         BIO_set_retry_reason(b, BIO_ONION_RR_APP_DATA);
         return -1;
     }
-    if (!SSL_is_init_finished(s)
-        && (SSL_get_shutdown(s) & SSL_SENT_SHUTDOWN) == 0) {
-        ret = SSL_do_handshake(s);
-        st = onion_ssl_status(s, ret);
+    if (!SSL_is_init_finished(s) && !layer->close_sent) {
+        st = onion_ssl_status(s, SSL_do_handshake(s));
         if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
             return fail(ob);
         if (st != ONION_ST_OK)
             return set_retry(b, st);
     }
-    if ((SSL_get_shutdown(s) & SSL_SENT_SHUTDOWN) == 0
-        || (SSL_get_shutdown(s) & SSL_RECEIVED_SHUTDOWN) != 0) {
-        /* Sends our close_notify, or completes the close after the peer's. */
-        ret = SSL_shutdown(s);
-        if (ret < 0) {
-            st = onion_ssl_status(s, ret);
-            if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
-                return fail(ob);
-            return set_retry(b, st);
-        }
-    }
+    if (!layer->close_sent && shutdown_once(ob, layer) < 0)
+        return -1;
     if ((SSL_get_shutdown(s) & SSL_RECEIVED_SHUTDOWN) == 0) {
         /* Wait for the peer's close_notify, delivering what comes first. */
-        ret = SSL_peek(s, &c, 1);
-        st = onion_ssl_status(s, ret);
+        st = onion_ssl_status(s, SSL_peek(s, &c, 1));
         switch (st) {
         case ONION_ST_OK:
             BIO_set_retry_read(b);
@@ -374,19 +384,20 @@ static int pop_step(ONION_BIO *ob)
         case ONION_ST_CLOSED:
             layer->peer_closed = 1;
             queue_event(ob, BIO_ONION_EV_PEER_CLOSED, layer->index);
-            ret = SSL_shutdown(s);
-            if (ret < 0) {
-                st = onion_ssl_status(s, ret);
-                if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
-                    return fail(ob);
-                return set_retry(b, st);
-            }
             break;
         case ONION_ST_FATAL:
             return fail(ob);
         default:
             return set_retry(b, st);
         }
+    }
+    /* Both close_notify exchanged: 1 once ours has left the SSL. */
+    ret = shutdown_once(ob, layer);
+    if (ret < 0)
+        return -1;
+    if (ret == 0) {
+        BIO_set_retry_write(b);
+        return -1;
     }
     /* Our close_notify must be on the wire before the layer goes. */
     ret = onion_flush_wbuf(ctx);

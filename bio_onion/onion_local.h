@@ -73,8 +73,9 @@ typedef struct onion_layer_st {
     unsigned int peer_closed : 1; /* close_notify received */
     unsigned int failed : 1;      /* the SSL reported a fatal error */
     unsigned int src_eof : 1;     /* the stream below ended (for BIO_eof) */
-    unsigned int in_fresh : 1; /* |in| holds pushed bytes its SSL never saw */
-    unsigned int auto_pop : 1; /* BIO_ONION_AUTO_POP is closing it */
+    unsigned int in_fresh : 1;   /* |in| holds pushed bytes its SSL never saw */
+    unsigned int auto_pop : 1;   /* BIO_ONION_AUTO_POP is closing it */
+    unsigned int close_sent : 1; /* our close_notify left the SSL */
 } ONION_LAYER;
 
 typedef struct onion_ctx_st {
