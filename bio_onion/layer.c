@@ -468,25 +468,21 @@ static long link_ctrl(BIO *l, int cmd, long num, void *ptr)
         return 0;
     switch (cmd) {
     case BIO_CTRL_FLUSH:
-        /* An SSL finished a flight: send what is gathered. */
-        BIO_clear_retry_flags(l);
+        /*
+         * An SSL finished a flight: send what is gathered.  What the
+         * transport cannot take yet stays in the onion, which sends it
+         * before anything else and reports it as BIO_wpending; the SSL goes
+         * on, so that it can read what the peer sends meanwhile (two peers
+         * that both wait to write would otherwise wait forever).
+         */
         next = BIO_next(ctx->bio);
         ret = onion_flush_wbuf(ctx);
-        if (ret == 0) {
-            if (next != NULL)
-                copy_retry(l, next);
-            else
-                BIO_set_retry_write(l);
-            return 0;
-        }
         if (ret < 0)
             return -1;
-        if (ctx->no_transport || next == NULL)
+        if (ret == 0 || ctx->no_transport || next == NULL)
             return 1;
         ret = (int)BIO_ctrl(next, BIO_CTRL_FLUSH, 0, NULL);
-        if (ret <= 0 && BIO_should_retry(next))
-            copy_retry(l, next);
-        return ret;
+        return ret > 0 || BIO_should_retry(next) ? 1 : ret;
     case BIO_CTRL_EOF:
         return layer->in.len == 0 && layer->src_eof;
     case BIO_CTRL_PENDING:

@@ -258,7 +258,6 @@ static int op_end(ONION_BIO *ob, int ret)
 {
     ONION_CTX *ctx = &ob->ctx;
     BIO *b = ctx->bio;
-    BIO *next = BIO_next(b);
     int f;
 
     if (ctx->wbuf.len > 0 && !ctx->no_transport) {
@@ -271,9 +270,13 @@ static int op_end(ONION_BIO *ob, int ret)
         } else if (f < 0) {
             BIO_clear_retry_flags(b);
             ret = fail(ob);
-        } else if (f == 0 && ret <= 0 && BIO_should_retry(b) && next != NULL) {
-            BIO_clear_retry_flags(b);
-            BIO_copy_next_retry(b);
+        } else if (f == 0 && ret <= 0 && BIO_should_retry(b)) {
+            /*
+             * Waiting to read, with bytes the transport would not take: the
+             * peer may wait for them, or be blocked writing to us.  Ask for
+             * either direction.
+             */
+            BIO_set_flags(b, BIO_FLAGS_WRITE);
         }
     }
     onion_release_buffers(ctx);
