@@ -62,6 +62,14 @@ extern "C" {
  * onion; every other ctrl is forwarded to the next BIO, except kernel TLS
  * ctrls while a layer is present, which are refused so that no inner
  * layer's key reaches the socket.
+ *
+ * Retries follow OpenSSL's BIOs (BIO_should_retry, BIO_should_read,
+ * BIO_should_write), through every layer in both directions.  The onion
+ * gathers the records of all its layers into one transport write per call;
+ * what the transport does not take yet stays in the onion (BIO_wpending)
+ * and goes first on the next call.  A call that must wait to read while
+ * such bytes are held sets both BIO_should_read and BIO_should_write: wait
+ * for either direction.
  */
 
 /*
