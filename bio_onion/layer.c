@@ -380,7 +380,7 @@ static int link_read(BIO *l, char *out, size_t outl, size_t *readbytes)
         return transport_read(ctx, layer, l, out, outl, readbytes);
 
     outer = ctx->layers[layer->index - 1];
-    ret = SSL_read(outer->ssl, out, clamp_int(outl));
+    ret = SSL_read(onion_layer_ssl(outer), out, clamp_int(outl));
     switch (onion_ssl_status(outer->ssl, ret)) {
     case ONION_ST_OK:
         *readbytes = (size_t)ret;
@@ -431,7 +431,7 @@ static int link_write(BIO *l, const char *data, size_t len, size_t *written)
         return transport_write(ctx, l, data, len, written);
 
     outer = ctx->layers[layer->index - 1];
-    ret = SSL_write(outer->ssl, data, clamp_int(len));
+    ret = SSL_write(onion_layer_ssl(outer), data, clamp_int(len));
     switch (onion_ssl_status(outer->ssl, ret)) {
     case ONION_ST_OK:
         *written = (size_t)ret;

@@ -334,7 +334,7 @@ static void pop_innermost(ONION_BIO *ob)
  */
 static int shutdown_once(ONION_BIO *ob, ONION_LAYER *layer)
 {
-    int ret = SSL_shutdown(layer->ssl);
+    int ret = SSL_shutdown(onion_layer_ssl(layer));
     onion_status st;
 
     if (ret >= 0) {
@@ -368,7 +368,7 @@ static int pop_step(ONION_BIO *ob)
         return -1;
     }
     if (!SSL_is_init_finished(s) && !layer->close_sent) {
-        st = onion_ssl_status(s, SSL_do_handshake(s));
+        st = onion_ssl_status(s, SSL_do_handshake(onion_layer_ssl(layer)));
         if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
             return fail(ob);
         if (st != ONION_ST_OK)
@@ -378,7 +378,7 @@ static int pop_step(ONION_BIO *ob)
         return -1;
     if ((SSL_get_shutdown(s) & SSL_RECEIVED_SHUTDOWN) == 0) {
         /* Wait for the peer's close_notify, delivering what comes first. */
-        st = onion_ssl_status(s, SSL_peek(s, &c, 1));
+        st = onion_ssl_status(s, SSL_peek(onion_layer_ssl(layer), &c, 1));
         switch (st) {
         case ONION_ST_OK:
             BIO_set_retry_read(b);
@@ -561,7 +561,8 @@ static int read_op(ONION_BIO *ob, char *out, size_t outl, size_t *readbytes)
                 return -1;
             continue;
         }
-        ret = SSL_read(layer->ssl, out, outl > INT_MAX ? INT_MAX : (int)outl);
+        ret = SSL_read(onion_layer_ssl(layer), out,
+                       outl > INT_MAX ? INT_MAX : (int)outl);
         st = onion_ssl_status(layer->ssl, ret);
         switch (st) {
         case ONION_ST_OK:
@@ -644,7 +645,8 @@ static int write_op(ONION_BIO *ob, const char *data, size_t len,
         ONION_RAISE(BIO_ONION_R_LAYER_CLOSING, layer->index);
         return -1;
     }
-    ret = SSL_write(layer->ssl, data, len > INT_MAX ? INT_MAX : (int)len);
+    ret = SSL_write(onion_layer_ssl(layer), data,
+                    len > INT_MAX ? INT_MAX : (int)len);
     st = onion_ssl_status(layer->ssl, ret);
     if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
         return fail(ob);
@@ -732,7 +734,7 @@ static long pending_probe(ONION_BIO *ob)
         return 0;
     op_begin(ob);
     ctx->no_transport = 1;
-    ret = SSL_peek(layer->ssl, &c, 1);
+    ret = SSL_peek(onion_layer_ssl(layer), &c, 1);
     ctx->no_transport = 0;
     st = onion_ssl_status(layer->ssl, ret);
     switch (st) {
@@ -795,7 +797,8 @@ static long do_handshake(ONION_BIO *ob)
         }
         if (SSL_is_init_finished(s))
             continue;
-        st = onion_ssl_status(s, SSL_do_handshake(s));
+        st = onion_ssl_status(
+            s, SSL_do_handshake(onion_layer_ssl(ctx->layers[i])));
         if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
             ret = fail(ob);
         else if (st != ONION_ST_OK)

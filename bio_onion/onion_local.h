@@ -109,6 +109,18 @@ typedef struct onion_ctx_st {
     int op_moved;     /* the operation moved application data */
 } ONION_CTX;
 
+/*
+ * onion_layer_ssl returns the layer's SSL for a call, with the link's retry
+ * flags cleared first.  The status of the call is read from those flags (as
+ * SSL_get_error does); an SSL that fails without touching its BIO, such as
+ * OpenSSL's 'bad write retry', would otherwise look like a retry forever.
+ */
+static inline SSL *onion_layer_ssl(ONION_LAYER *layer)
+{
+    BIO_clear_retry_flags(layer->link);
+    return layer->ssl;
+}
+
 /* layer.c: the layer stack, the link BIOs and the transport buffers. */
 onion_status onion_ssl_status(const SSL *s, int ret);
 ONION_LAYER *onion_layer_new(ONION_CTX *ctx, SSL *ssl);
