@@ -94,8 +94,13 @@ onion_status onion_ssl_status(const SSL *s, int ret)
         || SSL_want_async(s) || SSL_want_async_job(s)
         || SSL_want_retry_verify(s))
         return ONION_ST_WANT_OTHER;
-    /* A close_notify makes SSL_read return 0; a fatal alert returns -1. */
-    if (ret == 0 && (SSL_get_shutdown(s) & SSL_RECEIVED_SHUTDOWN) != 0)
+    /*
+     * A close_notify makes SSL_read return 0 with SSL_RECEIVED_SHUTDOWN set;
+     * so can a fatal alert, or a later call on an SSL that failed, but those
+     * leave the SSL in its error state, which counts as "in init".
+     */
+    if (ret == 0 && (SSL_get_shutdown(s) & SSL_RECEIVED_SHUTDOWN) != 0
+        && !SSL_in_init(s))
         return ONION_ST_CLOSED;
     return ONION_ST_FATAL;
 }
