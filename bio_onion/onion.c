@@ -249,10 +249,9 @@ static int set_retry(BIO *b, onion_status st)
 
 /*
  * op_end finishes an operation whose result is |ret|: it sends what the
- * layers gathered (tickets, key updates, alerts written while reading), and
- * when the operation must be retried but bytes still wait for the transport,
- * it asks for writability first so that a peer waiting for them never
- * stalls.
+ * layers gathered (tickets, key updates, alerts written while reading),
+ * frees the buffers of an idle connection, raises the handshake events and
+ * calls the callback.
  */
 static int op_end(ONION_BIO *ob, int ret)
 {
