@@ -366,6 +366,25 @@ static int pop_step(ONION_BIO *ob)
         BIO_set_retry_reason(b, BIO_ONION_RR_APP_DATA);
         return -1;
     }
+    if (layer->write_pending) {
+        /*
+         * OpenSSL queues a close_notify behind a record still to be written
+         * and fails the layer if anything but the application's own retry of
+         * that write sends it: the close waits for that retry.  Meanwhile
+         * push what is held below, so that a dead transport shows.
+         */
+        ret = onion_flush_wbuf(ctx);
+        if (ret > 0 && BIO_next(b) != NULL) {
+            ret = (int)BIO_ctrl(BIO_next(b), BIO_CTRL_FLUSH, 0, NULL);
+            ret = ret > 0 ? 1 : BIO_should_retry(BIO_next(b)) ? 0 : -1;
+        }
+        if (ret < 0) {
+            onion_note_error(ctx, BIO_ONION_ERROR_TRANSPORT);
+            return fail(ob);
+        }
+        BIO_set_retry_write(b);
+        return -1;
+    }
     if (!SSL_is_init_finished(s) && !layer->close_sent) {
         st = onion_ssl_status(s, SSL_do_handshake(onion_layer_ssl(layer)));
         if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
@@ -647,6 +666,7 @@ static int write_op(ONION_BIO *ob, const char *data, size_t len,
     ret = SSL_write(onion_layer_ssl(layer), data,
                     len > INT_MAX ? INT_MAX : (int)len);
     st = onion_ssl_status(layer->ssl, ret);
+    layer->write_pending = st != ONION_ST_OK;
     if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
         return fail(ob);
     if (st != ONION_ST_OK)

@@ -76,6 +76,7 @@ typedef struct onion_layer_st {
     unsigned int in_fresh : 1;   /* |in| holds pushed bytes its SSL never saw */
     unsigned int auto_pop : 1;   /* BIO_ONION_AUTO_POP is closing it */
     unsigned int close_sent : 1; /* our close_notify left the SSL */
+    unsigned int write_pending : 1; /* an SSL_write must be retried */
 } ONION_LAYER;
 
 typedef struct onion_ctx_st {
