@@ -34,6 +34,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -206,6 +209,15 @@ static int serve(SERVER *s, int lfd)
                 conn_free(c);
                 memmove(&conns[i], &conns[i + 1], (n - i - 1) * sizeof(*conns));
                 n--;
+#ifdef __GLIBC__
+                /*
+                 * A long-running server: when the last connection is gone,
+                 * give the heap glibc keeps back to the system, so that the
+                 * memory of a burst of clients does not stay resident.
+                 */
+                if (n == 0)
+                    malloc_trim(0);
+#endif
                 continue;
             }
             i++;
