@@ -209,20 +209,35 @@ static int wants_release(const ONION_CTX *ctx)
 }
 
 /*
- * onion_release_buffers frees the transport buffers that are empty.  The
- * onion calls it after an operation that moved no application data (a
- * handshake, a read that must wait, a pop) and, with SSL_MODE_RELEASE_BUFFERS
- * on layer 0, after every operation: buffers stay while data flows, so
- * there is no allocation per record, and an idle connection holds none.
+ * onion_release_buffers gives back the transport buffers after an operation
+ * that moved less than ONION_BULK_BYTES of application data (a handshake, a small
+ * message, a read that must wait, a pop), and with SSL_MODE_RELEASE_BUFFERS
+ * on layer 0 after every operation.  Bulk transfer keeps them, so there is
+ * no allocation per record; a connection between messages holds none, or
+ * only the bytes still unread (such as session tickets that arrived with
+ * the last handshake flight), shrunk to their size.
  */
 void onion_release_buffers(ONION_CTX *ctx)
 {
-    if (ctx->op_moved && !wants_release(ctx))
+    ONION_BUF *in;
+    unsigned char *p;
+
+    if (ctx->op_moved >= ONION_BULK_BYTES && !wants_release(ctx))
         return;
     if (ctx->wbuf.len == 0)
         onion_buf_free(&ctx->wbuf);
-    if (ctx->depth > 0 && ctx->layers[0]->in.len == 0)
-        onion_buf_free(&ctx->layers[0]->in);
+    if (ctx->depth == 0)
+        return;
+    in = &ctx->layers[0]->in;
+    if (in->len == 0) {
+        onion_buf_free(in);
+    } else if (in->cap > 2 * in->len && (p = OPENSSL_malloc(in->len)) != NULL) {
+        memcpy(p, in->data + in->off, in->len);
+        OPENSSL_free(in->data);
+        in->data = p;
+        in->off = 0;
+        in->cap = in->len;
+    }
 }
 
 /*

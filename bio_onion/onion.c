@@ -585,7 +585,7 @@ static int read_op(ONION_BIO *ob, char *out, size_t outl, size_t *readbytes)
         switch (st) {
         case ONION_ST_OK:
             *readbytes = (size_t)ret;
-            ctx->op_moved = 1;
+            ctx->op_moved = (size_t)ret;
             return 1;
         case ONION_ST_CLOSED:
             layer->peer_closed = 1;
@@ -672,7 +672,7 @@ static int write_op(ONION_BIO *ob, const char *data, size_t len,
     if (st != ONION_ST_OK)
         return set_retry(b, st);
     /* The records are gathered: send them before reporting the write. */
-    ctx->op_moved = 1;
+    ctx->op_moved = (size_t)ret;
     switch (onion_flush_wbuf(ctx)) {
     case 1:
         *written = (size_t)ret;

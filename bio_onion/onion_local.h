@@ -28,6 +28,13 @@
  */
 #define ONION_IOBUF_SIZE ((size_t)18 * 1024)
 
+/*
+ * An operation that moves at least this much application data is bulk
+ * transfer: the transport buffers stay for the next one.  (Half a record,
+ * since fitted inner records carry a little less than a full one.)
+ */
+#define ONION_BULK_BYTES ((size_t)8192)
+
 /* TLS record header and the largest plaintext a record may carry. */
 #define ONION_RECORD_HEADER 5
 #define ONION_MAX_FRAGMENT 16384
@@ -107,7 +114,7 @@ typedef struct onion_ctx_st {
     int op_trunc;     /* layer whose stream ended without its close_notify */
     int no_transport; /* a BIO_pending probe: do not wait for the transport */
     int in_op;        /* an operation is running (callbacks deferred) */
-    int op_moved;     /* the operation moved application data */
+    size_t op_moved;  /* application bytes the operation moved */
 } ONION_CTX;
 
 /*
