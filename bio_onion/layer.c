@@ -268,6 +268,23 @@ static int transport_write(ONION_CTX *ctx, BIO *l, const char *data, size_t len,
         onion_note_error(ctx, BIO_ONION_ERROR_TRANSPORT);
         return -1;
     }
+    if (w->len == 0 && len >= ONION_BULK_BYTES && next != NULL
+        && !ctx->no_transport) {
+        /*
+         * A large record with nothing gathered before it: no copy, it goes
+         * straight out (one write per record either way).  What the
+         * transport does not take now is gathered below.
+         */
+        ret = BIO_write(next, data, clamp_int(len));
+        if (ret > 0) {
+            *written = (size_t)ret;
+            return 1;
+        }
+        if (!BIO_should_retry(next)) {
+            onion_note_error(ctx, BIO_ONION_ERROR_TRANSPORT);
+            return -1;
+        }
+    }
     if (w->cap == 0) {
         if ((w->data = OPENSSL_malloc(ONION_IOBUF_SIZE)) == NULL) {
             ERR_raise(ERR_LIB_BIO, ERR_R_MALLOC_FAILURE);
