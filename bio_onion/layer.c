@@ -209,20 +209,20 @@ static int wants_release(const ONION_CTX *ctx)
 }
 
 /*
- * onion_release_buffers gives back the transport buffers after an operation
- * that moved less than ONION_BULK_BYTES of application data (a handshake, a small
- * message, a read that must wait, a pop), and with SSL_MODE_RELEASE_BUFFERS
- * on layer 0 after every operation.  Bulk transfer keeps them, so there is
- * no allocation per record; a connection between messages holds none, or
- * only the bytes still unread (such as session tickets that arrived with
- * the last handshake flight), shrunk to their size.
+ * onion_release_buffers follows OpenSSL's own buffer policy: with
+ * SSL_MODE_RELEASE_BUFFERS on layer 0 the transport buffers are given back
+ * whenever they are empty after an operation (bytes still unread, such as
+ * session tickets that came with the last handshake flight, are kept in a
+ * buffer of their own size), so an idle connection holds none; without it
+ * they stay for the life of the connection, like the SSLs' own buffers, and
+ * nothing is allocated per record or per message.
  */
 void onion_release_buffers(ONION_CTX *ctx)
 {
     ONION_BUF *in;
     unsigned char *p;
 
-    if (ctx->op_moved >= ONION_BULK_BYTES && !wants_release(ctx))
+    if (!wants_release(ctx))
         return;
     if (ctx->wbuf.len == 0)
         onion_buf_free(&ctx->wbuf);
@@ -267,23 +267,6 @@ static int transport_write(ONION_CTX *ctx, BIO *l, const char *data, size_t len,
         }
         onion_note_error(ctx, BIO_ONION_ERROR_TRANSPORT);
         return -1;
-    }
-    if (w->len == 0 && len >= ONION_BULK_BYTES && next != NULL
-        && !ctx->no_transport) {
-        /*
-         * A large record with nothing gathered before it: no copy, it goes
-         * straight out (one write per record either way).  What the
-         * transport does not take now is gathered below.
-         */
-        ret = BIO_write(next, data, clamp_int(len));
-        if (ret > 0) {
-            *written = (size_t)ret;
-            return 1;
-        }
-        if (!BIO_should_retry(next)) {
-            onion_note_error(ctx, BIO_ONION_ERROR_TRANSPORT);
-            return -1;
-        }
     }
     if (w->cap == 0) {
         if ((w->data = OPENSSL_malloc(ONION_IOBUF_SIZE)) == NULL) {

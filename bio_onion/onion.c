@@ -168,7 +168,6 @@ static void op_begin(ONION_BIO *ob)
 {
     ob->ctx.op_error = BIO_ONION_ERROR_NONE;
     ob->ctx.op_trunc = -1;
-    ob->ctx.op_moved = 0;
     ob->ctx.in_op++;
 }
 
@@ -585,7 +584,6 @@ static int read_op(ONION_BIO *ob, char *out, size_t outl, size_t *readbytes)
         switch (st) {
         case ONION_ST_OK:
             *readbytes = (size_t)ret;
-            ctx->op_moved = (size_t)ret;
             return 1;
         case ONION_ST_CLOSED:
             layer->peer_closed = 1;
@@ -672,7 +670,6 @@ static int write_op(ONION_BIO *ob, const char *data, size_t len,
     if (st != ONION_ST_OK)
         return set_retry(b, st);
     /* The records are gathered: send them before reporting the write. */
-    ctx->op_moved = (size_t)ret;
     switch (onion_flush_wbuf(ctx)) {
     case 1:
         *written = (size_t)ret;

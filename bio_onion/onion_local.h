@@ -23,17 +23,10 @@
 
 /*
  * Size of the onion's own transport buffers (read batching, write
- * gathering): one full record of any cipher and room for the small ones
- * around it, so bulk data costs at most one read and one write per record.
+ * gathering): two full records of any cipher, so bulk data costs about one
+ * read and one write per two records, and a record never waits for room.
  */
-#define ONION_IOBUF_SIZE ((size_t)18 * 1024)
-
-/*
- * An operation that moves at least this much application data is bulk
- * transfer: the transport buffers stay for the next one.  (Half a record,
- * since fitted inner records carry a little less than a full one.)
- */
-#define ONION_BULK_BYTES ((size_t)8192)
+#define ONION_IOBUF_SIZE ((size_t)34 * 1024)
 
 /* TLS record header and the largest plaintext a record may carry. */
 #define ONION_RECORD_HEADER 5
@@ -114,7 +107,6 @@ typedef struct onion_ctx_st {
     int op_trunc;     /* layer whose stream ended without its close_notify */
     int no_transport; /* a BIO_pending probe: do not wait for the transport */
     int in_op;        /* an operation is running (callbacks deferred) */
-    size_t op_moved;  /* application bytes the operation moved */
 } ONION_CTX;
 
 /*
