@@ -105,6 +105,24 @@ onion_status onion_ssl_status(const SSL *s, int ret)
     return ONION_ST_FATAL;
 }
 
+/* Sets the retry flags of |b| for a status that asks to retry; returns -1. */
+int onion_set_retry(BIO *b, onion_status st)
+{
+    switch (st) {
+    case ONION_ST_WANT_READ:
+        BIO_set_retry_read(b);
+        break;
+    case ONION_ST_WANT_WRITE:
+        BIO_set_retry_write(b);
+        break;
+    default:
+        BIO_set_retry_special(b);
+        BIO_set_retry_reason(b, BIO_RR_SSL_X509_LOOKUP);
+        break;
+    }
+    return -1;
+}
+
 /* Buffers. */
 
 void onion_buf_free(ONION_BUF *buf)
@@ -376,11 +394,27 @@ static int link_free(BIO *l)
     return 1;
 }
 
+/*
+ * The result of a link call whose SSL call on the outer layer did not
+ * succeed: the outer layer's retry becomes the link's, as bio_ssl.c does;
+ * a failure is the outer layer's.
+ */
+static int link_result(BIO *l, ONION_CTX *ctx, ONION_LAYER *outer,
+                       onion_status st)
+{
+    if (st != ONION_ST_FATAL && st != ONION_ST_CLOSED)
+        return onion_set_retry(l, st);
+    outer->failed = 1;
+    onion_note_error(ctx, outer->index);
+    return -1;
+}
+
 static int link_read(BIO *l, char *out, size_t outl, size_t *readbytes)
 {
     ONION_LAYER *layer = BIO_get_data(l);
     ONION_CTX *ctx;
     ONION_LAYER *outer;
+    onion_status st;
     int ret;
 
     *readbytes = 0;
@@ -401,21 +435,12 @@ static int link_read(BIO *l, char *out, size_t outl, size_t *readbytes)
 
     outer = ctx->layers[layer->index - 1];
     ret = SSL_read(onion_layer_ssl(outer), out, clamp_int(outl));
-    switch (onion_ssl_status(outer->ssl, ret)) {
-    case ONION_ST_OK:
+    st = onion_ssl_status(outer->ssl, ret);
+    if (st == ONION_ST_OK) {
         *readbytes = (size_t)ret;
         return 1;
-    case ONION_ST_WANT_READ:
-        BIO_set_retry_read(l);
-        return -1;
-    case ONION_ST_WANT_WRITE:
-        BIO_set_retry_write(l);
-        return -1;
-    case ONION_ST_WANT_OTHER:
-        BIO_set_retry_special(l);
-        BIO_set_retry_reason(l, BIO_RR_SSL_X509_LOOKUP);
-        return -1;
-    case ONION_ST_CLOSED:
+    }
+    if (st == ONION_ST_CLOSED) {
         /*
          * The outer layer closed cleanly under a layer that had not: that
          * layer is truncated.  Its SSL sees EOF and fails.
@@ -425,12 +450,8 @@ static int link_read(BIO *l, char *out, size_t outl, size_t *readbytes)
         if (ctx->op_trunc < 0)
             ctx->op_trunc = layer->index;
         return 0;
-    case ONION_ST_FATAL:
-        break;
     }
-    outer->failed = 1;
-    onion_note_error(ctx, outer->index);
-    return -1;
+    return link_result(l, ctx, outer, st);
 }
 
 static int link_write(BIO *l, const char *data, size_t len, size_t *written)
@@ -438,6 +459,7 @@ static int link_write(BIO *l, const char *data, size_t len, size_t *written)
     ONION_LAYER *layer = BIO_get_data(l);
     ONION_CTX *ctx;
     ONION_LAYER *outer;
+    onion_status st;
     int ret;
 
     *written = 0;
@@ -452,27 +474,12 @@ static int link_write(BIO *l, const char *data, size_t len, size_t *written)
 
     outer = ctx->layers[layer->index - 1];
     ret = SSL_write(onion_layer_ssl(outer), data, clamp_int(len));
-    switch (onion_ssl_status(outer->ssl, ret)) {
-    case ONION_ST_OK:
+    st = onion_ssl_status(outer->ssl, ret);
+    if (st == ONION_ST_OK) {
         *written = (size_t)ret;
         return 1;
-    case ONION_ST_WANT_READ:
-        BIO_set_retry_read(l);
-        return -1;
-    case ONION_ST_WANT_WRITE:
-        BIO_set_retry_write(l);
-        return -1;
-    case ONION_ST_WANT_OTHER:
-        BIO_set_retry_special(l);
-        BIO_set_retry_reason(l, BIO_RR_SSL_X509_LOOKUP);
-        return -1;
-    case ONION_ST_CLOSED:
-    case ONION_ST_FATAL:
-        break;
     }
-    outer->failed = 1;
-    onion_note_error(ctx, outer->index);
-    return -1;
+    return link_result(l, ctx, outer, st);
 }
 
 static long link_ctrl(BIO *l, int cmd, long num, void *ptr)

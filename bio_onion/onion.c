@@ -228,24 +228,6 @@ static int refuse_failed(ONION_BIO *ob)
     return -1;
 }
 
-/* Sets the retry flags of |b| for a status that asks to retry. */
-static int set_retry(BIO *b, onion_status st)
-{
-    switch (st) {
-    case ONION_ST_WANT_READ:
-        BIO_set_retry_read(b);
-        break;
-    case ONION_ST_WANT_WRITE:
-        BIO_set_retry_write(b);
-        break;
-    default:
-        BIO_set_retry_special(b);
-        BIO_set_retry_reason(b, BIO_RR_SSL_X509_LOOKUP);
-        break;
-    }
-    return -1;
-}
-
 /*
  * op_end finishes an operation whose result is |ret|: it sends what the
  * layers gathered (tickets, key updates, alerts written while reading),
@@ -342,7 +324,7 @@ static int shutdown_once(ONION_BIO *ob, ONION_LAYER *layer)
     st = onion_ssl_status(layer->ssl, ret);
     if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
         return fail(ob);
-    return set_retry(ob->ctx.bio, st);
+    return onion_set_retry(ob->ctx.bio, st);
 }
 
 /*
@@ -389,7 +371,7 @@ static int pop_step(ONION_BIO *ob)
         if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
             return fail(ob);
         if (st != ONION_ST_OK)
-            return set_retry(b, st);
+            return onion_set_retry(b, st);
     }
     if (!layer->close_sent && shutdown_once(ob, layer) < 0)
         return -1;
@@ -408,7 +390,7 @@ static int pop_step(ONION_BIO *ob)
         case ONION_ST_FATAL:
             return fail(ob);
         default:
-            return set_retry(b, st);
+            return onion_set_retry(b, st);
         }
     }
     /* Both close_notify exchanged: 1 once ours has left the SSL. */
@@ -592,7 +574,7 @@ static int read_op(ONION_BIO *ob, char *out, size_t outl, size_t *readbytes)
         case ONION_ST_FATAL:
             return fail(ob);
         default:
-            return set_retry(b, st);
+            return onion_set_retry(b, st);
         }
     }
 }
@@ -668,7 +650,7 @@ static int write_op(ONION_BIO *ob, const char *data, size_t len,
     if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
         return fail(ob);
     if (st != ONION_ST_OK)
-        return set_retry(b, st);
+        return onion_set_retry(b, st);
     /* The records are gathered: send them before reporting the write. */
     switch (onion_flush_wbuf(ctx)) {
     case 1:
@@ -818,7 +800,7 @@ static long do_handshake(ONION_BIO *ob)
         if (st == ONION_ST_FATAL || st == ONION_ST_CLOSED)
             ret = fail(ob);
         else if (st != ONION_ST_OK)
-            ret = set_retry(b, st);
+            ret = onion_set_retry(b, st);
     }
     if (ret > 0) {
         switch (onion_flush_wbuf(ctx)) {

@@ -123,6 +123,7 @@ static inline SSL *onion_layer_ssl(ONION_LAYER *layer)
 
 /* layer.c: the layer stack, the link BIOs and the transport buffers. */
 onion_status onion_ssl_status(const SSL *s, int ret);
+int onion_set_retry(BIO *b, onion_status st);
 ONION_LAYER *onion_layer_new(ONION_CTX *ctx, SSL *ssl);
 void onion_layer_free(ONION_LAYER *layer);
 void onion_fit_records(ONION_CTX *ctx, int from);
