@@ -7,6 +7,7 @@
 test_helpers_src = \
 	test/helpers/certs.c test/helpers/certs.h \
 	test/helpers/faultbio.c test/helpers/faultbio.h \
+	test/helpers/filterbio.c test/helpers/filterbio.h \
 	test/helpers/gatherbio.c test/helpers/gatherbio.h \
 	test/helpers/peers.c test/helpers/peers.h \
 	test/helpers/pump.c test/helpers/pump.h \

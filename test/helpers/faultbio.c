@@ -13,12 +13,11 @@
 
 #include "faultbio.h"
 #include "testutil.h"
+#include "filterbio.h"
 
 static int fault_write(BIO *b, const char *in, int inl);
 static int fault_read(BIO *b, char *out, int outl);
 static int fault_puts(BIO *b, const char *str);
-static long fault_ctrl(BIO *b, int cmd, long num, void *ptr);
-static long fault_callback_ctrl(BIO *b, int cmd, BIO_info_cb *fp);
 static int fault_new(BIO *b);
 static int fault_free(BIO *b);
 
@@ -43,8 +42,8 @@ static void fault_method_init(void)
     if (m == NULL || !BIO_meth_set_write(m, fault_write)
         || !BIO_meth_set_read(m, fault_read)
         || !BIO_meth_set_puts(m, fault_puts)
-        || !BIO_meth_set_ctrl(m, fault_ctrl)
-        || !BIO_meth_set_callback_ctrl(m, fault_callback_ctrl)
+        || !BIO_meth_set_ctrl(m, filter_ctrl_next)
+        || !BIO_meth_set_callback_ctrl(m, filter_callback_ctrl)
         || !BIO_meth_set_create(m, fault_new)
         || !BIO_meth_set_destroy(m, fault_free)) {
         BIO_meth_free(m);
@@ -293,33 +292,4 @@ static int fault_puts(BIO *b, const char *str)
     size_t len = strlen(str);
 
     return fault_write(b, str, len > INT_MAX ? INT_MAX : (int)len);
-}
-
-static long fault_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    BIO *next = BIO_next(b);
-    long ret;
-
-    if (next == NULL)
-        return 0;
-    switch (cmd) {
-    case BIO_C_DO_STATE_MACHINE:
-        BIO_clear_retry_flags(b);
-        ret = BIO_ctrl(next, cmd, num, ptr);
-        BIO_copy_next_retry(b);
-        return ret;
-    case BIO_CTRL_DUP:
-        return 0;
-    default:
-        return BIO_ctrl(next, cmd, num, ptr);
-    }
-}
-
-static long fault_callback_ctrl(BIO *b, int cmd, BIO_info_cb *fp)
-{
-    BIO *next = BIO_next(b);
-
-    if (next == NULL)
-        return 0;
-    return BIO_callback_ctrl(next, cmd, fp);
 }

@@ -12,12 +12,12 @@
 #include <string.h>
 
 #include "gatherbio.h"
+#include "filterbio.h"
 
 static int gather_write(BIO *b, const char *in, int inl);
 static int gather_read(BIO *b, char *out, int outl);
 static int gather_puts(BIO *b, const char *str);
 static long gather_ctrl(BIO *b, int cmd, long num, void *ptr);
-static long gather_callback_ctrl(BIO *b, int cmd, BIO_info_cb *fp);
 static int gather_new(BIO *b);
 static int gather_free(BIO *b);
 
@@ -41,7 +41,7 @@ static void gather_method_init(void)
         || !BIO_meth_set_read(m, gather_read)
         || !BIO_meth_set_puts(m, gather_puts)
         || !BIO_meth_set_ctrl(m, gather_ctrl)
-        || !BIO_meth_set_callback_ctrl(m, gather_callback_ctrl)
+        || !BIO_meth_set_callback_ctrl(m, filter_callback_ctrl)
         || !BIO_meth_set_create(m, gather_new)
         || !BIO_meth_set_destroy(m, gather_free)) {
         BIO_meth_free(m);
@@ -177,7 +177,6 @@ static long gather_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
     GATHER_CTX *ctx = BIO_get_data(b);
     BIO *next = BIO_next(b);
-    long ret;
 
     switch (cmd) {
     case BIO_CTRL_FLUSH:
@@ -185,25 +184,7 @@ static long gather_ctrl(BIO *b, int cmd, long num, void *ptr)
     case BIO_CTRL_WPENDING:
         return (long)ctx->len
             + (next != NULL ? BIO_ctrl(next, cmd, num, ptr) : 0);
-    case BIO_CTRL_DUP:
-        return 0;
-    case BIO_C_DO_STATE_MACHINE:
-        if (next == NULL)
-            return 0;
-        BIO_clear_retry_flags(b);
-        ret = BIO_ctrl(next, cmd, num, ptr);
-        BIO_copy_next_retry(b);
-        return ret;
     default:
-        return next != NULL ? BIO_ctrl(next, cmd, num, ptr) : 0;
+        return filter_ctrl_next(b, cmd, num, ptr);
     }
-}
-
-static long gather_callback_ctrl(BIO *b, int cmd, BIO_info_cb *fp)
-{
-    BIO *next = BIO_next(b);
-
-    if (next == NULL)
-        return 0;
-    return BIO_callback_ctrl(next, cmd, fp);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "recbio.h"
+#include "filterbio.h"
 
 #define CTRL_SLOTS 256
 
@@ -20,7 +21,6 @@ static int rec_write(BIO *b, const char *in, int inl);
 static int rec_read(BIO *b, char *out, int outl);
 static int rec_puts(BIO *b, const char *str);
 static long rec_ctrl(BIO *b, int cmd, long num, void *ptr);
-static long rec_callback_ctrl(BIO *b, int cmd, BIO_info_cb *fp);
 static int rec_new(BIO *b);
 static int rec_free(BIO *b);
 
@@ -53,7 +53,7 @@ static void rec_method_init(void)
     if (m == NULL || !BIO_meth_set_write(m, rec_write)
         || !BIO_meth_set_read(m, rec_read) || !BIO_meth_set_puts(m, rec_puts)
         || !BIO_meth_set_ctrl(m, rec_ctrl)
-        || !BIO_meth_set_callback_ctrl(m, rec_callback_ctrl)
+        || !BIO_meth_set_callback_ctrl(m, filter_callback_ctrl)
         || !BIO_meth_set_create(m, rec_new)
         || !BIO_meth_set_destroy(m, rec_free)) {
         BIO_meth_free(m);
@@ -178,35 +178,12 @@ static int rec_puts(BIO *b, const char *str)
 static long rec_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
     REC_CTX *ctx = BIO_get_data(b);
-    BIO *next = BIO_next(b);
-    long ret;
 
     if (cmd >= 0 && cmd < CTRL_SLOTS)
         ctx->ctrls[cmd]++;
     else
         ctx->ctrls_other++;
-    if (next == NULL)
-        return 0;
-    switch (cmd) {
-    case BIO_C_DO_STATE_MACHINE:
-        BIO_clear_retry_flags(b);
-        ret = BIO_ctrl(next, cmd, num, ptr);
-        BIO_copy_next_retry(b);
-        return ret;
-    case BIO_CTRL_DUP:
-        return 0;
-    default:
-        return BIO_ctrl(next, cmd, num, ptr);
-    }
-}
-
-static long rec_callback_ctrl(BIO *b, int cmd, BIO_info_cb *fp)
-{
-    BIO *next = BIO_next(b);
-
-    if (next == NULL)
-        return 0;
-    return BIO_callback_ctrl(next, cmd, fp);
+    return filter_ctrl_next(b, cmd, num, ptr);
 }
 
 int recbio_reset(BIO *b)
